@@ -264,13 +264,16 @@ class _Reader:
         if url and not url.startswith(("http://", "https://")):
             self.problem(f"{w}.url", f"must start with http:// or https://, got {url!r}")
         key = self.secret(t, w, "security_key", required=True)
-        client_ip = self.get(t, w, "client_ip", str, required=True)
+        client_ip = self.get(t, w, "client_ip", str)  # "" = no IP (ws_auth_ip set in Chamilo)
+        if client_ip is None and "client_ip" not in t:
+            self.problem(f"{w}.client_ip", "is required: the address Chamilo sees this host as "
+                                           "(\"\" if Chamilo's webservice-auth-ip.conf.php sets $ws_auth_ip)")
         name = self.get(t, w, "original_user_id_name", str, "external_user_id")
         batch = self.positive(t, w, "batch_size", int, 100)
         conc = self.positive(t, w, "concurrency", int, 2)
         timeout = self.positive(t, w, "timeout", float, 60.0)
         verify = self.get(t, w, "verify_tls", bool, True)
-        if not (url and key and client_ip):
+        if not (url and key) or client_ip is None:
             return None
         return ChamiloSettings(url.rstrip("?"), key, client_ip.strip(), name, batch, conc,
                                timeout, verify)

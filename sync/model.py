@@ -46,6 +46,7 @@ EXTRA_PREFIX = "extra."
 
 # Meta columns.
 LOCATOR = "_locator"  # CSV: physical line number (int, header = 1); LDAP: the entry's DN (str)
+ROW_ERROR = "_row_error"  # CSV: why a record is malformed ("" when fine); the row is rejected
 ACTIVE = "_active"
 SOURCE = "_source"
 USER_ID = "_user_id"

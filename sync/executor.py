@@ -1,0 +1,141 @@
+"""Execute a plan against Chamilo: batches in apply order, up to ``concurrency`` in flight,
+per-user outcomes recorded in the state store one transaction per batch.
+
+Chamilo calls run in worker threads; the state store is only touched from the calling thread.
+Before a batch is sent its keys are written to the journal; the batch's ``record`` closes the
+journal entry in the same transaction, so a crash leaves an open entry that the next run
+settles by looking the keys up (``sync.settle``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+from sync.errors import ChamiloError, KeyRefused, RunAborted, SyncError, TransientError
+from sync.model import Action, Change, ItemResult, Outcome, Plan, Status, UserPayload
+from sync.outcomes import Interpreter
+from sync.payloads import payload_for
+from sync.planner import Batch, batches
+from sync.ports import ChamiloClient
+
+log = logging.getLogger(__name__)
+
+#: What the executor hands back per user: the outcome to report and the pair to record.
+Settled = tuple[Outcome, tuple[Change, Outcome] | None]
+
+
+@dataclass(frozen=True)
+class ExecOptions:
+    batch_size: int = 100
+    concurrency: int = 2
+    split_failed_batches: bool = True
+
+
+class Executor:
+    def __init__(self, client: ChamiloClient, store, run_id: int, interpreter: Interpreter,
+                 passwords: Mapping[str, str], options: ExecOptions,
+                 on_batch: Callable[[Batch, list[Outcome]], None] | None = None) -> None:
+        self.client = client
+        self.store = store
+        self.run_id = run_id
+        self.interpret = interpreter
+        self.passwords = passwords
+        self.options = options
+        self.on_batch = on_batch or (lambda batch, outcomes: None)
+        self.outcomes: list[Outcome] = []
+        self.stopping = False  # set by a signal handler: finish the batches in flight, send no more
+
+    def execute(self, plan: Plan) -> list[Outcome]:
+        with ThreadPoolExecutor(max_workers=max(1, self.options.concurrency),
+                                thread_name_prefix="chamilo") as pool:
+            for action, action_batches in batches(plan, self.options.batch_size):
+                self._run_action(pool, action_batches)
+                if self.stopping:
+                    break
+        return self.outcomes
+
+    def _run_action(self, pool: ThreadPoolExecutor, todo: list[Batch]) -> None:
+        pending: dict[Future, tuple[Batch, int]] = {}
+        queue = list(todo)
+        try:
+            while queue or pending:
+                while queue and len(pending) < self.options.concurrency and not self.stopping:
+                    batch = queue.pop(0)
+                    journal_id = self.store.journal_open(self.run_id, batch.action.value, batch.keys)
+                    pending[pool.submit(self._send, batch)] = (batch, journal_id)
+                if not pending:
+                    break
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    batch, journal_id = pending.pop(future)
+                    settled = future.result()
+                    self._record(batch, settled, journal_id)
+        except KeyRefused:
+            for future in pending:
+                future.cancel()
+            if self.outcomes:
+                raise RunAborted("Chamilo refused the security key in the middle of the run; "
+                                 "what was applied before is recorded",
+                                 hint="check [chamilo] client_ip and the security key") from None
+            raise
+
+    def _record(self, batch: Batch, settled: list[Settled], journal_id: int) -> None:
+        pairs = [pair for _, pair in settled if pair is not None]
+        unknown = any(o.status is Status.UNKNOWN for o, _ in settled)
+        # An unknown create stays in the journal: the next run looks it up before planning.
+        close = None if (unknown and batch.action is Action.CREATE) else journal_id
+        try:
+            self.store.record(pairs, journal_id=close)
+        except SyncError as exc:
+            raise RunAborted(f"could not record a {batch.action.value} batch in the state store: "
+                             f"{exc}; its journal entry lets the next run settle it") from None
+        outcomes = [o for o, _ in settled]
+        self.outcomes.extend(outcomes)
+        self.on_batch(batch, outcomes)
+
+    # -- worker side ----------------------------------------------------------------------------
+    def _send(self, batch: Batch) -> list[Settled]:
+        try:
+            results = self._call(batch)
+        except TransientError as exc:
+            return self._after_transient(batch, exc)
+        except KeyRefused:
+            raise
+        except ChamiloError as exc:
+            return [(Outcome(c.action, c.key, Status.FAILED, message=str(exc)), None)
+                    for c in batch.changes]
+        if len(results) != len(batch.changes):
+            msg = (f"Chamilo answered {len(results)} results for {len(batch.changes)} users; "
+                   "the batch's fate is unknown")
+            return [(Outcome(c.action, c.key, Status.UNKNOWN, message=msg), None) for c in batch.changes]
+        return [self.interpret.result(change, item) for change, item in zip(batch.changes, results)]
+
+    def _call(self, batch: Batch) -> list[ItemResult]:
+        changes = batch.changes
+        if batch.action is Action.CREATE:
+            return self.client.create_users([self._payload(c, with_password=True) for c in changes])
+        if batch.action is Action.UPDATE:
+            return self.client.edit_users([self._payload(c) for c in changes])
+        if batch.action is Action.ENABLE:
+            return self.client.enable_users([c.key for c in changes])
+        return self.client.disable_users([c.key for c in changes])
+
+    def _after_transient(self, batch: Batch, exc: Exception) -> list[Settled]:
+        if batch.action is Action.CREATE:
+            # Never re-send a create whose fate is unknown: look each key up instead.
+            return [self.interpret.settle_create(c, str(exc)) for c in batch.changes]
+        if len(batch.changes) > 1 and self.options.split_failed_batches:
+            half = len(batch.changes) // 2
+            log.warning("%s batch of %d failed (%s); retrying it in two halves",
+                        batch.action.value, len(batch.changes), exc)
+            return (self._send(Batch(batch.action, batch.changes[:half]))
+                    + self._send(Batch(batch.action, batch.changes[half:])))
+        return [(Outcome(c.action, c.key, Status.UNKNOWN,
+                         message=f"{exc}; the next run settles it"), None) for c in batch.changes]
+
+    def _payload(self, change: Change, with_password: bool = False) -> UserPayload:
+        return payload_for(change, self.passwords.get(change.key) if with_password else None,
+                           with_password)
