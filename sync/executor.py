@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
+from sync import failpoints
 from sync.errors import ChamiloError, KeyRefused, RunAborted, SyncError, TransientError
 from sync.model import Action, Change, ItemResult, Outcome, Plan, Status, UserPayload
 from sync.outcomes import Interpreter
@@ -65,6 +66,7 @@ class Executor:
                 while queue and len(pending) < self.options.concurrency and not self.stopping:
                     batch = queue.pop(0)
                     journal_id = self.store.journal_open(self.run_id, batch.action.value, batch.keys)
+                    failpoints.reach("before-batch")
                     pending[pool.submit(self._send, batch)] = (batch, journal_id)
                 if not pending:
                     break
@@ -72,7 +74,9 @@ class Executor:
                 for future in done:
                     batch, journal_id = pending.pop(future)
                     settled = future.result()
+                    failpoints.reach("after-answer")
                     self._record(batch, settled, journal_id)
+                    failpoints.reach("after-record")
         except KeyRefused:
             for future in pending:
                 future.cancel()

@@ -38,12 +38,12 @@ from pathlib import Path
 import pandas as pd
 
 from sync.errors import SourceError
-from sync.model import LOCATOR, SourceData
+from sync.model import LOCATOR, ROW_ERROR, SourceData
 from sync.sources.csv_records import iter_records
 from sync.sources.csv_sniff import decode_csv_bytes, detect_delimiter, normalize_delimiter
 
 #: Meta column of the CSV raw frame: ``""`` for a sound row, else the reason it is unusable.
-ROW_ERROR = "_row_error"
+
 RESERVED = frozenset({LOCATOR, ROW_ERROR})
 
 
