@@ -64,7 +64,6 @@ class App:
             from sync.sources.csv_source import CsvSource
 
             return CsvSource(s.name, s.path, encoding=s.encoding, delimiter=s.delimiter)
-        from sync.sources.ldap_source import LdapSource
 
         return _LazyLdap(s, spec)
 
