@@ -67,7 +67,7 @@ class LdapSource:
         self.start_tls = start_tls
         self.attributes = None if attributes is None else _unique_lower(attributes)
         self.binary_attributes = tuple(binary_attributes)
-        self.timeout = timeout
+        self.timeout = max(1, int(round(timeout)))  # ldap3 packs it into SO_RCVTIMEO: whole seconds
         self._parts = urlsplit(url.strip())
         self._check_settings()
 
