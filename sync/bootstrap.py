@@ -5,23 +5,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from sync.config import Settings, SourceSettings
 from sync.errors import ConfigError, UsageError
-from sync.mapping_spec import MappingSpec, load_mapping
+from sync.mapping_file import load_mapping
+from sync.mapping_spec import MappingSpec
 from sync.ports import ChamiloClient, Source, StateStore
-
-
-@dataclass(frozen=True)
-class SourceBinding:
-    """A source adapter with its mapping."""
-
-    name: str
-    kind: str
-    spec: MappingSpec
-    source: Source
+from sync.runner import SourceBinding
 
 
 class App:
@@ -99,6 +90,15 @@ class App:
             )
         return self._client
 
+    def lock_holder(self):
+        """Who this process is, for the state store's lock."""
+        import socket
+        from datetime import datetime, timezone
+
+        from sync.state.lock import LockHolder
+
+        return LockHolder(socket.gethostname(), os.getpid(), datetime.now(timezone.utc))
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
@@ -129,12 +129,3 @@ class _LazyLdap:
 
     def count(self) -> int:
         return self._adapter().count()
-
-
-def lock_holder():
-    import socket
-    from datetime import datetime, timezone
-
-    from sync.state.lock import LockHolder
-
-    return LockHolder(socket.gethostname(), os.getpid(), datetime.now(timezone.utc))

@@ -75,7 +75,8 @@ class Ctx:
     def app(self):
         if self._app is None:
             from sync.bootstrap import App
-            from sync.config import load_settings, locate_config
+            from sync.config import locate_config
+            from sync.config_reader import load_settings
             from sync.logs import register_secret
 
             settings = load_settings(locate_config(self.config))
@@ -176,7 +177,7 @@ def _progress():
 @_command
 def apply(obj: Ctx, sources, max_disable, force, report) -> int:
     """The run: plan, guards, then batched calls to Chamilo; outcomes recorded per batch."""
-    from sync.config import MaxDisable
+    from sync.guards import MaxDisable
     from sync.errors import UsageError
     from sync.report_formats import render_text
     from sync.runner import run_apply

@@ -8,12 +8,12 @@ variable (``*_env``) or a file (``*_file``), resolved when a command needs them.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from sync.errors import ConfigError
+from sync.guards import MaxDisable
 
 DEFAULT_CONFIG = "chamilo-sync.toml"
 CONFIG_ENV = "CHAMILO_SYNC_CONFIG"
@@ -80,46 +80,6 @@ class SourceSettings:
 
 
 @dataclass(frozen=True)
-class MaxDisable:
-    """A count (``"200"``) or a share of the active managed users (``"5%"``), rounded down."""
-
-    count: int | None = None
-    percent: float | None = None
-
-    @classmethod
-    def parse(cls, raw: Any) -> MaxDisable:
-        if isinstance(raw, bool):
-            raise ValueError("a count such as 200 or a share such as \"5%\"")
-        if isinstance(raw, int):
-            if raw < 0:
-                raise ValueError("must not be negative")
-            return cls(count=raw)
-        if isinstance(raw, str):
-            text = raw.strip()
-            try:
-                if text.endswith("%"):
-                    pct = float(text[:-1])
-                    if not 0 <= pct <= 100:
-                        raise ValueError
-                    return cls(percent=pct)
-                count = int(text)
-                if count < 0:
-                    raise ValueError
-                return cls(count=count)
-            except ValueError:
-                pass
-        raise ValueError(f"expected a count such as 200 or a share such as \"5%\", got {raw!r}")
-
-    def limit(self, managed_active: int) -> int:
-        if self.count is not None:
-            return self.count
-        return int(managed_active * (self.percent or 0.0) / 100)
-
-    def __str__(self) -> str:
-        return f"{self.count}" if self.count is not None else f"{self.percent:g}%"
-
-
-@dataclass(frozen=True)
 class SafetySettings:
     max_disable: MaxDisable = MaxDisable(percent=5.0)
     on_missing: Literal["disable", "keep"] = "disable"
@@ -151,22 +111,3 @@ def locate_config(explicit: str | os.PathLike | None) -> Path:
     if os.environ.get(CONFIG_ENV):
         return Path(os.environ[CONFIG_ENV])
     return Path(DEFAULT_CONFIG)
-
-
-def load_settings(path: Path) -> Settings:
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(
-            [f"{path}: configuration file not found"],
-            hint=f"pass --config PATH, set {CONFIG_ENV}, or create ./{DEFAULT_CONFIG}",
-        ) from None
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
-    from sync.config_reader import SettingsReader
-
-    return SettingsReader(path).settings(raw)

@@ -7,9 +7,12 @@ import difflib
 from pathlib import Path
 from typing import Any
 
+import tomllib
+
 from sync.config import (
+    CONFIG_ENV,
+    DEFAULT_CONFIG,
     ChamiloSettings,
-    MaxDisable,
     SafetySettings,
     ScheduleSettings,
     SecretRef,
@@ -17,6 +20,7 @@ from sync.config import (
     SourceSettings,
 )
 from sync.errors import ConfigError
+from sync.guards import MaxDisable
 
 
 class SettingsReader:
@@ -259,3 +263,20 @@ def _unknown_key_text(unknown: str, allowed: set[str]) -> str:
     close = difflib.get_close_matches(unknown, sorted(allowed), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"unknown key{hint} (known: {', '.join(sorted(allowed))})"
+
+
+def load_settings(path: Path) -> Settings:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            [f"{path}: configuration file not found"],
+            hint=f"pass --config PATH, set {CONFIG_ENV}, or create ./{DEFAULT_CONFIG}",
+        ) from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+    return SettingsReader(path).settings(raw)

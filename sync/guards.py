@@ -3,10 +3,50 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
-from sync.config import MaxDisable
 from sync.errors import SafetyStop
 from sync.model import Action, Plan
+
+
+@dataclass(frozen=True)
+class MaxDisable:
+    """A count (``"200"``) or a share of the active managed users (``"5%"``), rounded down."""
+
+    count: int | None = None
+    percent: float | None = None
+
+    @classmethod
+    def parse(cls, raw: Any) -> MaxDisable:
+        if isinstance(raw, bool):
+            raise ValueError("a count such as 200 or a share such as \"5%\"")
+        if isinstance(raw, int):
+            if raw < 0:
+                raise ValueError("must not be negative")
+            return cls(count=raw)
+        if isinstance(raw, str):
+            text = raw.strip()
+            try:
+                if text.endswith("%"):
+                    pct = float(text[:-1])
+                    if not 0 <= pct <= 100:
+                        raise ValueError
+                    return cls(percent=pct)
+                count = int(text)
+                if count < 0:
+                    raise ValueError
+                return cls(count=count)
+            except ValueError:
+                pass
+        raise ValueError(f"expected a count such as 200 or a share such as \"5%\", got {raw!r}")
+
+    def limit(self, managed_active: int) -> int:
+        if self.count is not None:
+            return self.count
+        return int(managed_active * (self.percent or 0.0) / 100)
+
+    def __str__(self) -> str:
+        return f"{self.count}" if self.count is not None else f"{self.percent:g}%"
 
 
 @dataclass(frozen=True)

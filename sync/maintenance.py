@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
-from sync.bootstrap import App, lock_holder
 from sync.errors import ChamiloError, KeyRefused, SyncError, TransientError
 from sync.mapping_spec import check_columns
 from sync.model import ACTIVE, LOCATOR, ROW_ERROR, Action, Change, Mode, Outcome, Status
 from sync.report import RunResult, now
 from sync.runner import make_plan, read_desired, _diff_options
+
+if TYPE_CHECKING:
+    from sync.bootstrap import App
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +25,7 @@ def run_adopt(app: App, names: Sequence[str]) -> RunResult:
     create. Records no pushed values: the next plan updates every mapped field."""
     bindings = app.bindings(names)
     store = app.store()
-    store.acquire_lock(lock_holder())
+    store.acquire_lock(app.lock_holder())
     try:
         run_id = store.start_run(Mode.ADOPT.value)
         started = now()

@@ -281,3 +281,8 @@ def parse_mapping(path: Path) -> MappingSpec:
         active=active,
         password=password,
     )
+
+
+def load_mapping(path: Path) -> MappingSpec:
+    """Read and check a mapping file; raise ``ConfigError`` listing every problem."""
+    return parse_mapping(path)

@@ -131,10 +131,3 @@ def check_columns(spec: MappingSpec, columns: Sequence[str], origin: str) -> Non
     ]
     if problems:
         raise ConfigError(problems)
-
-
-def load_mapping(path: Path) -> MappingSpec:
-    """Read and check a mapping file; raise ``ConfigError`` listing every problem."""
-    from sync.mapping_file import parse_mapping
-
-    return parse_mapping(path)

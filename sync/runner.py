@@ -9,26 +9,39 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from sync.bootstrap import App, SourceBinding, lock_holder
-from sync.config import MaxDisable
 from sync.desired import Combined, combine
 from sync.diff import DiffOptions, plan_changes
 from sync.errors import ConfigError, SafetyStop
 from sync.executor import ExecOptions, Executor
-from sync.guards import GuardOptions, check_disable_limit, without_disables_on_first_run
+from sync.guards import GuardOptions, MaxDisable, check_disable_limit, without_disables_on_first_run
 from sync.mapping import map_source
-from sync.mapping_spec import check_columns
+from sync.mapping_spec import MappingSpec, check_columns
 from sync.model import LOCATOR, ROW_ERROR, Mode, Plan, SourceSummary
 from sync.outcomes import Interpreter
+from sync.ports import Source
 from sync.report import RunResult, now
 from sync.settle import settle_journal
+
+if TYPE_CHECKING:  # the composition root hands itself in; the runner never builds adapters
+    from sync.bootstrap import App
 
 log = logging.getLogger(__name__)
 
 ReportWriter = Callable[[RunResult], None]
+
+
+@dataclass(frozen=True)
+class SourceBinding:
+    """A source adapter with its mapping, as built by the composition root."""
+
+    name: str
+    kind: str
+    spec: MappingSpec
+    source: Source
 
 
 @dataclass(frozen=True)
@@ -107,7 +120,7 @@ def _locked_run(app: App, mode: Mode, read: Callable[[], Desired], options: Diff
                 guard: GuardOptions, on_refused: ReportWriter | None, on_batch,
                 executor_hook) -> RunResult:
     store = app.store()
-    store.acquire_lock(lock_holder())
+    store.acquire_lock(app.lock_holder())
     run_id = None
     try:
         run_id = store.start_run(mode.value)

@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from sync.config import CONFIG_ENV, load_settings, locate_config
+from sync.config import CONFIG_ENV, locate_config
+from sync.config_reader import load_settings
 from sync.errors import ConfigError
 
 GOOD = """

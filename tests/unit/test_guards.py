@@ -1,6 +1,6 @@
 import pytest
 
-from sync.config import MaxDisable
+from sync.guards import MaxDisable
 from sync.errors import SafetyStop
 from sync.guards import GuardOptions, check_disable_limit, without_disables_on_first_run
 from sync.model import Action, Change, Plan

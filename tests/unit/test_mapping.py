@@ -3,7 +3,7 @@ import pytest
 
 from sync.errors import ConfigError
 from sync.mapping import map_source
-from sync.mapping_spec import load_mapping
+from sync.mapping_file import load_mapping
 from sync.model import ACTIVE, KEY, LOCATOR, SOURCE, Rejection, SourceData
 from tests.unit.test_mapping_spec import SPEC_EXAMPLE
 

@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 
 from sync.errors import ConfigError
-from sync.mapping_spec import ActiveSpec, PasswordSpec, check_columns, load_mapping
+from sync.mapping_file import load_mapping
+from sync.mapping_spec import ActiveSpec, PasswordSpec, check_columns
 
 SPEC_EXAMPLE = """
 [key]
