@@ -229,13 +229,14 @@ def adopt(obj: Ctx, sources) -> int:
 
 
 @main.command()
+@click.option("--run-now", is_flag=True, help="Also run once right away, then follow the cron.")
 @click.pass_obj
 @_command
-def schedule(obj: Ctx) -> int:
+def schedule(obj: Ctx, run_now) -> int:
     """Run apply on [schedule].cron until SIGINT/SIGTERM; never two runs at once."""
     from sync.scheduler import run_schedule
 
-    return run_schedule(obj.app())
+    return run_schedule(obj.app(), run_now=run_now)
 
 
 @main.command()

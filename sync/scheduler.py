@@ -1,7 +1,7 @@
 """``chamilo-sync schedule``: run apply on [schedule].cron until SIGINT/SIGTERM.
 
 APScheduler's blocking scheduler with one job, ``max_instances = 1`` and ``coalesce``: runs
-never overlap, and missed runs collapse into one. A signal stops the scheduler; a run in
+never overlap, and missed runs collapse into one. ``--run-now`` also runs once at start. A signal stops the scheduler; a run in
 progress finishes the batches in flight, sends no more, records them and ends.
 """
 
@@ -15,7 +15,7 @@ from sync.errors import ConfigError, SyncError
 log = logging.getLogger(__name__)
 
 
-def run_schedule(app) -> int:
+def run_schedule(app, run_now: bool = False) -> int:
     from apscheduler.schedulers.blocking import BlockingScheduler
     from apscheduler.triggers.cron import CronTrigger
 
@@ -47,8 +47,14 @@ def run_schedule(app) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    extra = {}
+    if run_now:
+        from datetime import datetime, timezone
+
+        extra["next_run_time"] = datetime.now(timezone.utc)
     scheduler.add_job(job, CronTrigger.from_crontab(sched.cron, timezone=sched.timezone),
-                      id="apply", max_instances=1, coalesce=True, misfire_grace_time=3600)
+                      id="apply", max_instances=1, coalesce=True, misfire_grace_time=3600,
+                      **extra)
     log.info("scheduled: apply at '%s' (%s)", sched.cron, sched.timezone)
     scheduler.start()
     return 0
