@@ -170,6 +170,23 @@ def _active(spec: MappingSpec, reader: _Reader) -> tuple[pd.Series, pd.Series]:
     return integer & ((flags & flag) == 0), _flag_value(ok, ~integer, values, "value ", after)
 
 
+_UNSAFE = r"['\\\x00-\x1f]"
+
+
+def _flag_unsafe_for_chamilo_sql(values: pd.Series, problems: pd.Series) -> pd.Series:
+    """Chamilo 1.11 looks original ids (and, on edit, logins) up with SQL it does not escape:
+    a quote, a backslash or a control character breaks the call, so such rows are rejected."""
+    unsafe = values.astype(str).str.contains(_UNSAFE, regex=True) & problems.isna()
+    if not unsafe.any():
+        return problems
+    reasons = values[unsafe].map(repr) + (" contains a quote, backslash or control character, "
+                                          "which Chamilo's web service cannot handle (its SQL "
+                                          "is not escaped)")
+    out = problems.copy()
+    out[unsafe] = reasons
+    return out
+
+
 def map_source(spec: MappingSpec, data: SourceData) -> MappedSource:
     """Map one source's raw frame (see ``sync.model``) into a :class:`MappedSource`."""
     frame = data.frame.reset_index(drop=True)
@@ -190,6 +207,7 @@ def map_source(spec: MappingSpec, data: SourceData) -> MappedSource:
         problems["row"] = errors.where(~row_ok, None)
 
     key, key_problems = _evaluate(spec.key, "key", reader)
+    key_problems = _flag_unsafe_for_chamilo_sql(key, key_problems)
     has_key = key_problems.isna() & (key != "")
     duplicates = duplicate_reasons(key[has_key], labels[has_key], "key")
     problems["key"] = _flag(key_problems, has_key, duplicates)
@@ -202,6 +220,7 @@ def map_source(spec: MappingSpec, data: SourceData) -> MappedSource:
             values[name], problems[name] = reader.blank(STUDENT), no_problems(frame.index)
     if "loginname" in values:
         login = values["loginname"]
+        problems["loginname"] = _flag_unsafe_for_chamilo_sql(login, problems["loginname"])
         usable = has_key & row_ok & problems["loginname"].isna() & (login != "")
         clashes = duplicate_reasons(login[usable], labels[usable], "loginname")
         problems["loginname"] = _flag(problems["loginname"], usable, clashes)

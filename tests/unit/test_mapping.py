@@ -467,3 +467,13 @@ def test_the_spec_example_maps_fifty_thousand_rows(tmp_path):
     assert len(mapped.desired) == n - 1
     assert [r.line for r in mapped.rejected] == [9]
     assert mapped.desired["expiration_date"].iloc[0] == "2030-12-31 23:59:59"
+
+
+def test_keys_and_logins_chamilo_cannot_look_up_are_rejected_by_name(spec_of):
+    mapped = map_source(spec_of(), csv({"id": "O'B1", "login": "obrien"},
+                                       {"id": "P2", "login": "o'brien"},
+                                       {"id": "P3", "login": "fine"}))
+    reasons = {(r.key, r.field): r.reason for r in mapped.rejected}
+    assert "quote" in reasons[("O'B1", "key")] and "O'B1" in reasons[("O'B1", "key")]
+    assert "quote" in reasons[("P2", "loginname")]
+    assert list(mapped.desired.index) == ["P3"]
