@@ -10,7 +10,8 @@ Frame (``SourceData.frame``, kind ``"ldap"``): one row per entry in server order
 per requested attribute, named in lower case; every cell a ``list[str]`` in the order the
 server returned the values (``[]`` when the entry lacks the attribute); plus
 ``sync.model.LOCATOR`` holding the entry's DN. Values are converted by
-``sync.sources.ldap_values``.
+``sync.sources.ldap_values``, columns built by ``sync.sources.ldap_frame``; responses are
+received and search entries decoded by ``sync.sources.ldap_receive`` (ldap3 does the rest).
 
 Anything but a complete answer raises ``SourceError`` naming the source, URL and base DN:
 connection or TLS failure, refused bind, a search error, any result code other than success
@@ -33,8 +34,8 @@ from ldap3.core.exceptions import LDAPCommunicationError, LDAPException
 
 from sync.errors import ConfigError, SourceError
 from sync.model import LOCATOR, SourceData
-from sync.sources.ldap_entries import use_lean_entries
-from sync.sources.ldap_values import decoder_for
+from sync.sources.ldap_frame import all_columns, collector_paused, requested_columns
+from sync.sources.ldap_receive import use_lean_responses
 
 PAGED_RESULTS = "1.2.840.113556.1.4.319"
 _SCOPES = {"subtree": ldap3.SUBTREE, "one": ldap3.LEVEL}
@@ -80,31 +81,17 @@ class LdapSource:
 
     def read(self) -> SourceData:
         """The whole search result as a raw frame, or ``SourceError``."""
-        request = ["*"] if self.attributes is None else list(self.attributes)
-        dns: list[str] = []
-        if self.attributes is None:
-            rows: list[dict[str, list[str]]] = []
-            decoders: dict = {}
-            for page in self._pages(request):
-                for entry in page:
-                    dns.append(entry["dn"])
-                    rows.append(self._decode_all(entry["dn"], entry["raw_attributes"], decoders))
-            columns = {name: [row.get(name, []) for row in rows] for name in decoders}
-        else:
-            columns = {name: [] for name in self.attributes}
-            specs = [(n, decoder_for(n, self.binary_attributes), columns[n]) for n in columns]
-            for page in self._pages(request):
-                for entry in page:
-                    dns.append(entry["dn"])
-                    raw = {k.lower(): v for k, v in entry["raw_attributes"].items()}
-                    for name, decode, out in specs:
-                        values = raw.get(name)
-                        if values is None:
-                            self._refuse_ranges(entry["dn"], raw, name)
-                        out.append([decode(v) for v in values] if values else [])
-        if not dns:
-            raise self._empty()
-        frame = pd.DataFrame({**columns, LOCATOR: dns}, columns=[*columns, LOCATOR])
+        with collector_paused():
+            if self.attributes is None:
+                dns, columns = all_columns(self._pages(["*"]), self.binary_attributes,
+                                           self._refuse_ranges)
+            else:
+                dns, columns = requested_columns(self._pages(list(self.attributes)),
+                                                 self.attributes, self.binary_attributes,
+                                                 self._refuse_ranges)
+            if not dns:
+                raise self._empty()
+            frame = pd.DataFrame({**columns, LOCATOR: dns}, columns=[*columns, LOCATOR])
         return SourceData(name=self.name, kind="ldap", frame=frame, origin=self.origin)
 
     def count(self) -> int:
@@ -187,7 +174,7 @@ class LdapSource:
             authentication=ldap3.ANONYMOUS if anonymous else ldap3.SIMPLE,
             client_strategy=ldap3.SYNC, read_only=True, auto_referrals=False,
             raise_exceptions=False, receive_timeout=self.timeout)
-        use_lean_entries(conn)
+        use_lean_responses(conn)
         who = "anonymously" if anonymous else f"as {self.bind_dn}"
         step = "cannot connect"
         try:
@@ -209,26 +196,12 @@ class LdapSource:
 
     # -- values and messages ---------------------------------------------------------------
 
-    def _decode_all(self, dn: str, raw, decoders: dict) -> dict[str, list[str]]:
-        row = {}
-        for name, values in raw.items():
-            key = name.lower()
-            if ";range=" in key:
-                self._refuse_ranges(dn, {key: values}, key.partition(";")[0])
-            decode = decoders.get(key)
-            if decode is None:
-                decode = decoders[key] = decoder_for(key, self.binary_attributes)
-            row[key] = [decode(v) for v in values] if values else []
-        return row
-
-    def _refuse_ranges(self, dn: str, raw: dict, name: str) -> None:
+    def _refuse_ranges(self, dn: str, name: str, key: str) -> None:
         """An attribute sent in ranges (AD range retrieval: ``member;range=0-1499``) holds
         only part of its values: refuse rather than read them as complete or missing."""
-        for key in raw:
-            if key.startswith(f"{name};range="):
-                raise self._error(f"entry {dn} returned {key}: the server sends this attribute "
-                                  "in ranges, which the tool does not follow; its values would "
-                                  "be incomplete")
+        raise self._error(f"entry {dn} returned {key}: the server sends this attribute "
+                          "in ranges, which the tool does not follow; its values would "
+                          "be incomplete")
 
     def _empty(self) -> SourceError:
         return self._error(f"the search {self.filter} ({self.scope}) returned no entries; "

@@ -20,6 +20,7 @@ GUID_ATTRIBUTES = frozenset({"objectguid", "msds-consistencyguid"})
 SID_ATTRIBUTES = frozenset({"objectsid"})
 
 Decoder = Callable[[bytes], str]
+ValuesDecoder = Callable[[list[bytes]], list[str]]
 
 
 def guid_text(raw: bytes) -> str:
@@ -66,3 +67,19 @@ def decoder_for(attribute: str, binary_attributes: Collection[str]) -> Decoder:
     if name in SID_ATTRIBUTES:
         return sid_text
     return hex_text
+
+
+def utf8_texts(raw: list[bytes]) -> list[str]:
+    """``utf8_text`` of each value, at the speed of plain decoding when all are UTF-8."""
+    try:
+        return list(map(bytes.decode, raw))
+    except (UnicodeDecodeError, TypeError):  # not UTF-8, or not ``bytes`` (bytearray, memoryview)
+        return [utf8_text(v) for v in raw]
+
+
+def values_decoder_for(attribute: str, binary_attributes: Collection[str]) -> ValuesDecoder:
+    """The conversion of all the values of one attribute: ``decoder_for`` on each value."""
+    decode = decoder_for(attribute, binary_attributes)
+    if decode is utf8_text:
+        return utf8_texts
+    return lambda raw: [decode(v) for v in raw]

@@ -8,7 +8,7 @@ import pytest
 
 from sync.errors import SourceError
 from sync.model import LOCATOR
-from sync.sources import ldap_source
+from sync.sources import ldap_receive, ldap_source
 from sync.sources.ldap_source import LdapSource
 from tests.support import ldap_directory as d
 
@@ -125,23 +125,78 @@ def test_count_is_the_number_of_entries_read(make_source):
 
 def test_reads_entries_with_the_lean_decoding(make_source, monkeypatch):
     installed = []
-    lean = ldap_source.use_lean_entries
-    monkeypatch.setattr(ldap_source, "use_lean_entries",
+    lean = ldap_source.use_lean_responses
+    monkeypatch.setattr(ldap_source, "use_lean_responses",
                         lambda conn: installed.append(lean(conn)) or installed[-1])
     make_source(base_dn=d.AD_DN).read()
     assert installed == [True]
+
+
+def lean_frame(make_source, monkeypatch, **settings):
+    """The source's frame, checking that ldap3's decoder saw no plain entry (the lean
+    decoding read them all, none fell back)."""
+    seen = []
+    stock = ldap_receive.decode_message_fast
+
+    def spy(message):
+        seen.append(stock(message))
+        return seen[-1]
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ldap_receive, "decode_message_fast", spy)
+        frame = make_source(**settings).read().frame
+    assert seen and not [m for m in seen if m["protocolOp"] == 4 and not m["controls"]]
+    return frame
+
+
+def stock_frame(make_source, monkeypatch, **settings):
+    """What ldap3's own receiving and decoding give for the same source."""
+    with monkeypatch.context() as patched:
+        patched.setattr(ldap_source, "use_lean_responses", lambda conn: False)
+        return make_source(**settings).read().frame
 
 
 @pytest.mark.parametrize("settings", [
     {},
     {"base_dn": d.AD_DN, "attributes": None},
     {"base_dn": d.AD_DN, "attributes": ["objectGUID", "objectSid", "userAccountControl", "mail"]},
-], ids=["people", "ad-all-attributes", "ad-binary"])
-def test_lean_decoding_gives_the_frame_ldap3_would(make_source, monkeypatch, settings):
-    lean = make_source(**settings).read().frame
-    monkeypatch.setattr(ldap_source, "use_lean_entries", lambda conn: False)
-    stock = make_source(**settings).read().frame
-    pd.testing.assert_frame_equal(lean, stock)
+    {"base_dn": d.AD_DN, "start_tls": True, "attributes": None},
+], ids=["people", "ad-all-attributes", "ad-binary", "start-tls"])
+def test_lean_decoding_gives_the_frame_ldap3_would(make_source, monkeypatch, ldap_server,
+                                                   settings):
+    if settings.get("start_tls"):
+        settings = {**settings, "ca_file": ldap_server.ca_file}
+    lean = lean_frame(make_source, monkeypatch, **settings)
+    pd.testing.assert_frame_equal(lean, stock_frame(make_source, monkeypatch, **settings))
+
+
+def test_lean_decoding_of_messages_cut_anywhere(make_source, monkeypatch):
+    """Every message split across receives, down to one byte at a time."""
+    stock = stock_frame(make_source, monkeypatch, base_dn=d.AD_DN, attributes=None)
+    for size in (1, 7, 300):
+        monkeypatch.setattr(ldap_receive, "RECEIVE_SIZE", size)
+        lean = lean_frame(make_source, monkeypatch, base_dn=d.AD_DN, attributes=None)
+        pd.testing.assert_frame_equal(lean, stock)
+
+
+def test_lean_decoding_of_long_values_and_many_of_them(make_source, monkeypatch, ldap_scratch):
+    """Long-form BER lengths at every level (1, 2 and 3 length bytes), empty-looking and
+    binary values, a name in mixed case, and an entry without the attributes asked for."""
+    ldap_scratch.add("uid=long", {
+        "objectClass": ["inetOrgPerson"], "uid": "long", "cn": "Ünïcode " + "é" * 200,
+        "sn": "x" * 127, "description": [f"line {i} " + "d" * (i % 300) for i in range(400)],
+        "audio": bytes(range(256)) * 300, "jpegPhoto": b"\x00\xff" * 70})
+    ldap_scratch.add("uid=short", {"objectClass": ["inetOrgPerson"], "uid": "short",
+                                   "cn": "s", "sn": "s", "audio": b"\x80"})
+    ldap_scratch.add("uid=bare", {"objectClass": ["inetOrgPerson"], "uid": "bare",
+                                  "cn": "b", "sn": "b"})
+    for settings in ({"attributes": None},
+                     {"attributes": ["uid", "CN", "description", "audio", "jpegPhoto", "mail"],
+                      "binary_attributes": ["jpegPhoto"]}):
+        settings = {"base_dn": ldap_scratch.dn, "filter": "(objectClass=*)", **settings}
+        lean = lean_frame(make_source, monkeypatch, **settings)
+        pd.testing.assert_frame_equal(lean, stock_frame(make_source, monkeypatch, **settings))
+        assert len(lean) == 4
 
 
 # -- Active Directory values ------------------------------------------------------------

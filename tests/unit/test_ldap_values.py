@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sync.sources.ldap_values import decoder_for, guid_text, sid_text
+from sync.sources.ldap_values import decoder_for, guid_text, sid_text, values_decoder_for
 
 # -- objectGUID ---------------------------------------------------------------------------
 
@@ -84,3 +84,20 @@ def test_other_binary_attributes_are_written_in_hex():
 
 def test_an_attribute_left_out_of_the_binary_list_is_read_as_text():
     assert decoder_for("objectGUID", ())(b"plain") == "plain"
+
+
+# -- all the values of an attribute at once ----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["givenName", "description", "objectGUID", "objectSid",
+                                  "jpegPhoto", "mail"])
+@pytest.mark.parametrize("values", [
+    [b"plain"],
+    ["Élodie".encode(), b"", "Müller".encode()],
+    [b"ok", b"\xff\xfe", "é".encode()],  # one value that is not UTF-8
+    [bytearray(b"from a buffer"), b"\x80"],
+    [bytes.fromhex("33221100554477668899aabbccddeeff"), bytes.fromhex("010100000000000100000000")],
+], ids=["one", "several", "not-utf8", "bytearray", "binary"])
+def test_values_decoder_is_the_decoder_on_each_value(name, values):
+    one = decoder_for(name, BINARY)
+    assert values_decoder_for(name, BINARY)(values) == [one(v) for v in values]
