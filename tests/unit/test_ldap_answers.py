@@ -7,6 +7,8 @@ control, a time limit) and the password scrubbing.
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 from ldap3.core.exceptions import LDAPSessionTerminatedByServerError
 
@@ -160,3 +162,49 @@ def test_bad_settings_are_all_reported_together():
 def test_url_must_be_an_ldap_url(url):
     with pytest.raises(ConfigError, match="url"):
         LdapSource("staff", url, "dc=x")
+
+
+@pytest.mark.parametrize("attributes", [["uid", "mail"], None])
+def test_attribute_names_match_in_any_case(scripted, attributes):
+    mixed = {"type": "searchResEntry", "dn": "uid=a,dc=x",
+             "raw_attributes": {"UID": [b"a"], "Mail": [b"a@x.org", "é".encode()]}}
+    scripted(([mixed], done(b"")))
+    frame = source(attributes=attributes).read().frame
+    assert frame.to_dict("records") == [
+        {"uid": ["a"], "mail": ["a@x.org", "é"], LOCATOR: "uid=a,dc=x"}]
+
+
+# -- the garbage collector ------------------------------------------------------------------
+
+
+class CollectorWatch(ScriptedConnection):
+    """Notes, at every search, whether Python's cyclic garbage collector is on."""
+
+    def search(self, base, filter, scope, **options) -> bool:
+        self.collecting = [*getattr(self, "collecting", []), gc.isenabled()]
+        return super().search(base, filter, scope, **options)
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_the_collector_pauses_during_a_read_and_resumes_after(monkeypatch, fails):
+    pages = [([entry("a")], done(b"c1")),
+             ([entry("b")], done(b"", 3, "timeLimitExceeded") if fails else done(b""))]
+    conn = CollectorWatch(pages)
+    monkeypatch.setattr(LdapSource, "_connect", lambda self: conn)
+    assert gc.isenabled()
+    if fails:
+        with pytest.raises(SourceError, match="time limit"):
+            source().read()
+    else:
+        assert len(source().read().frame) == 2
+    assert conn.collecting == [False, False] and gc.isenabled()
+
+
+def test_a_collector_already_off_stays_off(scripted):
+    scripted(([entry("a")], done(b"")))
+    gc.disable()
+    try:
+        source().read()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
