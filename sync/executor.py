@@ -5,11 +5,28 @@ Chamilo calls run in worker threads; the state store is only touched from the ca
 Before a batch is sent its keys are written to the journal; the batch's ``record`` closes the
 journal entry in the same transaction, so a crash leaves an open entry that the next run
 settles by looking the keys up (``sync.settle``).
+
+A failed call (its fate unknown after the client's own retries, or refused by a SOAP fault
+other than the key fault):
+
+* **update, enable, disable** (idempotent): the batch is split in two halves, each sent
+  again, down to single users, so one user who makes every call fail cannot block the
+  others; the single user left is ``unknown`` (or ``failed`` for a fault). Splitting stops
+  once ``split_limit`` calls in a row have failed with no success in between (by default
+  twice the depth of the halving of a full batch, plus 2: enough to isolate a bad user
+  wherever it sits): Chamilo itself is in trouble, and halving every batch down to single
+  users would multiply the calls by two (the rest is reported as is).
+* **create**: never re-sent in the same run. Each key is looked up (WSGetUser): an account
+  that exists is adopted and edited; the others are ``unknown`` and their journal entry stays
+  open. The next run settles that entry first and sends those keys one per call
+  (``ExecOptions.alone``), so a user whose create keeps failing cannot block the others
+  twice.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -30,9 +47,20 @@ Settled = tuple[Outcome, tuple[Change, Outcome] | None]
 
 @dataclass(frozen=True)
 class ExecOptions:
+    """``alone``: case-folded keys whose creates are sent one per call; ``split_limit``:
+    failed calls in a row after which batches are not split (``None``: from ``batch_size``).
+    See the module docstring."""
+
     batch_size: int = 100
     concurrency: int = 2
     split_failed_batches: bool = True
+    alone: frozenset[str] = frozenset()
+    split_limit: int | None = None
+
+    def failures_before_no_split(self) -> int:
+        if self.split_limit is not None:
+            return self.split_limit
+        return 2 * max(1, self.batch_size).bit_length() + 2
 
 
 class Executor:
@@ -48,15 +76,31 @@ class Executor:
         self.on_batch = on_batch or (lambda batch, outcomes: None)
         self.outcomes: list[Outcome] = []
         self.stopping = False  # set by a signal handler: finish the batches in flight, send no more
+        self._failures_in_a_row = 0
+        self._failures_lock = threading.Lock()
 
     def execute(self, plan: Plan) -> list[Outcome]:
         with ThreadPoolExecutor(max_workers=max(1, self.options.concurrency),
                                 thread_name_prefix="chamilo") as pool:
             for action, action_batches in batches(plan, self.options.batch_size):
+                if action is Action.CREATE and self.options.alone:
+                    action_batches = self._isolate(action_batches)
                 self._run_action(pool, action_batches)
                 if self.stopping:
                     break
         return self.outcomes
+
+    def _isolate(self, todo: list[Batch]) -> list[Batch]:
+        """Creates of ``alone`` keys one per batch, after the others (batched as planned)."""
+        changes = [c for b in todo for c in b.changes]
+        alone = [c for c in changes if c.key.casefold() in self.options.alone]
+        rest = [c for c in changes if c.key.casefold() not in self.options.alone]
+        size = self.options.batch_size
+        if alone:
+            log.info("sending %d create(s) one per call: their last attempt did not succeed",
+                     len(alone))
+        return ([Batch(Action.CREATE, tuple(rest[i:i + size])) for i in range(0, len(rest), size)]
+                + [Batch(Action.CREATE, (c,)) for c in alone])
 
     def _run_action(self, pool: ThreadPoolExecutor, todo: list[Batch]) -> None:
         pending: dict[Future, tuple[Batch, int]] = {}
@@ -104,13 +148,12 @@ class Executor:
     def _send(self, batch: Batch) -> list[Settled]:
         try:
             results = self._call(batch)
-        except TransientError as exc:
-            return self._after_transient(batch, exc)
         except KeyRefused:
             raise
-        except ChamiloError as exc:
-            return [(Outcome(c.action, c.key, Status.FAILED, message=str(exc)), None)
-                    for c in batch.changes]
+        except (TransientError, ChamiloError) as exc:
+            self._count_failure(True)
+            return self._after_failure(batch, exc)
+        self._count_failure(False)
         if len(results) != len(batch.changes):
             msg = (f"Chamilo answered {len(results)} results for {len(batch.changes)} users; "
                    "the batch's fate is unknown")
@@ -127,18 +170,32 @@ class Executor:
             return self.client.enable_users([c.key for c in changes])
         return self.client.disable_users([c.key for c in changes])
 
-    def _after_transient(self, batch: Batch, exc: Exception) -> list[Settled]:
+    def _count_failure(self, failed: bool) -> None:
+        with self._failures_lock:
+            self._failures_in_a_row = self._failures_in_a_row + 1 if failed else 0
+
+    def _may_split(self, batch: Batch) -> bool:
+        with self._failures_lock:
+            calm = self._failures_in_a_row < self.options.failures_before_no_split()
+        return len(batch.changes) > 1 and self.options.split_failed_batches and calm
+
+    def _after_failure(self, batch: Batch, exc: Exception) -> list[Settled]:
         if batch.action is Action.CREATE:
-            # Never re-send a create whose fate is unknown: look each key up instead.
-            return [self.interpret.settle_create(c, str(exc)) for c in batch.changes]
-        if len(batch.changes) > 1 and self.options.split_failed_batches:
+            # Never re-send a create whose fate is unknown (a refused call's answer may not
+            # have been readable either): look each key up instead.
+            return self.interpret.settle_creates(batch.changes, str(exc))
+        if self._may_split(batch):
             half = len(batch.changes) // 2
             log.warning("%s batch of %d failed (%s); retrying it in two halves",
                         batch.action.value, len(batch.changes), exc)
             return (self._send(Batch(batch.action, batch.changes[:half]))
                     + self._send(Batch(batch.action, batch.changes[half:])))
-        return [(Outcome(c.action, c.key, Status.UNKNOWN,
-                         message=f"{exc}; the next run settles it"), None) for c in batch.changes]
+        if isinstance(exc, TransientError):
+            return [(Outcome(c.action, c.key, Status.UNKNOWN,
+                             message=f"{exc}; the next run settles it"), None)
+                    for c in batch.changes]
+        return [(Outcome(c.action, c.key, Status.FAILED, message=str(exc)), None)
+                for c in batch.changes]
 
     def _payload(self, change: Change, with_password: bool = False) -> UserPayload:
         return payload_for(change, self.passwords.get(change.key) if with_password else None,

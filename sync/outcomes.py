@@ -3,6 +3,15 @@
 A ``0`` is not an answer to trust blindly: a refused create is looked up with WSGetUser; if
 Chamilo already holds the key, the account is adopted and edited to the desired values;
 otherwise the reason is narrowed down as far as the state store allows.
+
+Adopting: WSGetUser also finds disabled accounts, and Chamilo refuses to edit those (result
+``0``). The desired user is active, so an adopted account whose edit is refused is enabled
+(WSEnableUsers) and edited once more; the outcome's message says so.
+
+A create whose fate is unknown (or whose call was refused) is settled by looking its keys
+up, never by sending it again (``settle_creates``). Once a look-up fails, Chamilo is not
+answering: the remaining keys are left ``unknown`` without asking, instead of waiting for
+every look-up's retries and timeouts in turn.
 """
 
 from __future__ import annotations
@@ -77,37 +86,63 @@ class Interpreter:
                                                               "with this key")
         return self._failed(change, self._create_refused_reason(change))
 
-    def settle_create(self, change: Change, why: str) -> Settled:
-        """The create's fate is unknown (timeout, HTTP 5xx): look the key up, never re-send."""
-        try:
-            found = self.client.get_user(change.key)
-        except KeyRefused:
-            raise
-        except (TransientError, ChamiloError) as exc:
-            return self._unknown(change, f"{why}; look-up failed too ({exc}); the next run settles it")
-        if found is None:
-            return self._unknown(change, f"{why}; Chamilo has no account with this key yet; "
-                                         "the next run settles it")
-        return self._adopt_and_edit(change, found.user_id, f"{why}; the account exists")
+    def settle_creates(self, changes, why: str) -> list[Settled]:
+        """The creates' fate is unknown (timeout, HTTP 5xx, refused call): look each key up,
+        never re-send; after a failed look-up, the rest stay unknown without asking."""
+        out: list[Settled] = []
+        answering = True
+        for change in changes:
+            if not answering:
+                out.append(self._unknown(change, f"{why}; not looked up (Chamilo did not "
+                                                 "answer a look-up); the next run settles it"))
+                continue
+            try:
+                found = self.client.get_user(change.key)
+            except KeyRefused:
+                raise
+            except (TransientError, ChamiloError) as exc:
+                answering = False
+                out.append(self._unknown(change, f"{why}; look-up failed too ({exc}); the next "
+                                                 "run settles it"))
+                continue
+            if found is None:
+                out.append(self._unknown(change, f"{why}; Chamilo has no account with this key "
+                                                 "yet; the next run settles it"))
+            else:
+                out.append(self._adopt_and_edit(change, found.user_id,
+                                                f"{why}; the account exists"))
+        return out
 
     def _adopt_and_edit(self, change: Change, user_id: int, why: str) -> Settled:
         adopt = (Change(Action.ADOPT, change.key, change.source),
                  Outcome(Action.ADOPT, change.key, Status.APPLIED, user_id))
+        enabled = ""
         try:
-            [item] = self.client.edit_users([payload_for(change, None, False)])
+            edited = self._edit(change)
+            if not edited and self._enable(change.key):  # a disabled account refuses edits
+                enabled = " (its edit was refused: enabled it first)"
+                edited = self._edit(change)
         except KeyRefused:
             raise
         except (TransientError, ChamiloError) as exc:
             return (Outcome(change.action, change.key, Status.UNKNOWN, user_id,
-                            f"{why}: adopted Chamilo user {user_id}, but editing it failed "
-                            f"({exc}); the next run edits it"), adopt)
-        if item.result is None or item.result.strip() in ("", "0"):
+                            f"{why}: adopted Chamilo user {user_id}{enabled}, but editing it "
+                            f"failed ({exc}); the next run edits it"), adopt)
+        if not edited:
             return (Outcome(change.action, change.key, Status.FAILED, user_id,
-                            f"{why}: adopted Chamilo user {user_id}, but Chamilo refused to edit "
-                            f"it ({self._edit_refused_reason(change)})"), adopt)
+                            f"{why}: adopted Chamilo user {user_id}{enabled}, but Chamilo refused "
+                            f"to edit it ({self._edit_refused_reason(change)})"), adopt)
         outcome = Outcome(change.action, change.key, Status.APPLIED, user_id,
-                          f"{why}: adopted Chamilo user {user_id} and updated it")
+                          f"{why}: adopted Chamilo user {user_id}{enabled} and updated it")
         return outcome, (change, outcome)
+
+    def _edit(self, change: Change) -> bool:
+        [item] = self.client.edit_users([payload_for(change, None, False)])
+        return not (item.result is None or item.result.strip() in ("", "0"))
+
+    def _enable(self, key: str) -> bool:
+        [item] = self.client.enable_users([key])
+        return item.result is None or item.result.strip() not in ("", "0")
 
     def _create_refused_reason(self, change: Change) -> str:
         login = change.fields.get("loginname", "")

@@ -20,11 +20,11 @@ from sync.executor import ExecOptions, Executor
 from sync.guards import GuardOptions, MaxDisable, check_disable_limit, without_disables_on_first_run
 from sync.mapping import map_source
 from sync.mapping_spec import MappingSpec, check_columns
-from sync.model import LOCATOR, ROW_ERROR, Mode, Plan, SourceSummary
+from sync.model import LOCATOR, ROW_ERROR, SOURCE, Mode, Plan, SourceSummary
 from sync.outcomes import Interpreter
 from sync.ports import Source
 from sync.report import RunResult, now
-from sync.settle import settle_journal
+from sync.settle import Settlement, settle_journal
 
 if TYPE_CHECKING:  # the composition root hands itself in; the runner never builds adapters
     from sync.bootstrap import App
@@ -116,6 +116,19 @@ def run_import(app: App, csv_path: Path, mapping_path: Path, *, dry_run: bool = 
                        None, on_batch, None)
 
 
+def _journal_owners(app: App, mode: Mode, desired: Desired) -> dict:
+    """Who owns an account the journal shows an interrupted run created (``sync.settle``):
+    the desired source (nobody for ``import``); for a key in no source any more, the only
+    configured source of an ``apply``."""
+    frame = desired.combined.desired
+    sources = frame[SOURCE] if mode is Mode.APPLY and SOURCE in frame.columns else None
+    owners = {str(k).casefold(): None if sources is None or pd.isna(sources[k]) else str(sources[k])
+              for k in frame.index}
+    configured = app.settings.source_names()
+    fallback = configured[0] if mode is Mode.APPLY and len(configured) == 1 else None
+    return {"owners": owners, "fallback_owner": fallback}
+
+
 def _locked_run(app: App, mode: Mode, read: Callable[[], Desired], options: DiffOptions,
                 guard: GuardOptions, on_refused: ReportWriter | None, on_batch,
                 executor_hook) -> RunResult:
@@ -131,9 +144,10 @@ def _locked_run(app: App, mode: Mode, read: Callable[[], Desired], options: Diff
                                f"for {mode.value}"])
         pending = store.journal_pending()
         client = app.chamilo() if pending else None
+        settled = Settlement()
         if pending:
             client.check()
-            settle_journal(store, client, pending)
+            settled = settle_journal(store, client, pending, **_journal_owners(app, mode, desired))
         known = store.known()
         plan = make_plan(desired, known, options)
         try:
@@ -151,7 +165,8 @@ def _locked_run(app: App, mode: Mode, read: Callable[[], Desired], options: Diff
             c = app.settings.chamilo
             executor = Executor(client, store, run_id, Interpreter(client, known),
                                 desired.combined.passwords,
-                                ExecOptions(c.batch_size, c.concurrency), on_batch)
+                                ExecOptions(c.batch_size, c.concurrency,
+                                            alone=settled.not_found), on_batch)
             if executor_hook is not None:
                 executor_hook(executor)
             try:
