@@ -22,7 +22,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from sync.errors import ChamiloError, KeyRefused, TransientError
-from sync.model import ACTIVE, USER_ID, Action, Change, ItemResult, Outcome, Status
+from sync.model import ACTIVE, USER_ID, Action, Change, ItemResult, Outcome, Status, field_columns
 from sync.payloads import payload_for
 from sync.ports import ChamiloClient
 
@@ -54,6 +54,10 @@ class Interpreter:
             }
         self._known_ids = known[USER_ID].to_dict() if USER_ID in known.columns else {}
         self._known_active = known[ACTIVE].to_dict() if ACTIVE in known.columns else {}
+        fields = field_columns(known.columns)
+        # Adopted accounts this tool has never edited: Chamilo may hold them disabled.
+        self._never_pushed = (frozenset(known.index[known[fields].isna().all(axis=1)])
+                              if fields and not known.empty else frozenset(known.index))
 
     def result(self, change: Change, item: ItemResult) -> Settled:
         action = change.action
@@ -67,7 +71,11 @@ class Interpreter:
             return self._create_refused(change)
         if action is Action.UPDATE:
             if raw is not None and raw.strip() not in ("", "0"):
-                return self._applied(change, _user_id(raw) if action is Action.UPDATE else None)
+                return self._applied(change, _user_id(raw))
+            if change.key in self._never_pushed and self._id_of(change) is not None:
+                # an adopted account Chamilo holds disabled refuses edits: enable, edit again
+                return self._adopt_and_edit(change, self._id_of(change),
+                                            "the adopted account refused its first edit")
             return self._failed(change, self._edit_refused_reason(change))
         # enable / disable: "1", a 1.9 server answers nothing (None)
         if raw is None or raw.strip() not in ("", "0"):

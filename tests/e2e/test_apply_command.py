@@ -222,3 +222,17 @@ def test_a_two_thousand_user_export_applies_end_to_end(project, chamilo, tmp_pat
     assert len(chamilo.users()) == 2000
     again = project.cli("apply")
     assert again.code == 0 and "0 create" in again.out
+
+
+def test_an_adopted_account_chamilo_holds_disabled_is_enabled_and_edited(project, chamilo, tmp_path):
+    uid = chamilo.add_user("00021", username="enunez", firstname="E", lastname="N",
+                           email="old@school.example", active=False)
+    project(five_people())
+    assert project.cli("adopt").code == 0
+    result = project.cli("apply")
+    assert result.code == 0, result.out + result.err
+    elise = chamilo.user_by_key("00021")
+    assert elise["id"] == uid and elise["active"]
+    assert elise["firstname"] == "Élise"
+    again = project.cli("apply")
+    assert again.code == 0 and "0 update" in again.out
