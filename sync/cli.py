@@ -162,6 +162,22 @@ def _report_writer(path: str | None):
     return write
 
 
+def _stop_on_signal(executor) -> None:
+    """SIGTERM/SIGINT during apply: let the batches in flight finish and be recorded, send no
+    more, report (exit 1). A second signal ends the process at once (the journal covers it)."""
+    import signal
+
+    def stop(signum, frame) -> None:
+        log.warning("signal %d: finishing the batches in flight, sending no more "
+                    "(signal again to stop at once)", signum)
+        executor.stopping = True
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+
 def _progress():
     from sync.progress import Progress
 
@@ -190,7 +206,7 @@ def apply(obj: Ctx, sources, max_disable, force, report) -> int:
             raise UsageError(f"--max-disable: {exc}") from None
     write = _report_writer(report)
     result = run_apply(obj.app(), sources, max_disable=limit, force=force, on_refused=write,
-                       on_batch=_progress())
+                       on_batch=_progress(), executor_hook=_stop_on_signal)
     write(result)
     click.echo(render_text(result), nl=False)
     return result.exit_code()

@@ -31,10 +31,11 @@ class RunResult:
     outcomes: tuple[Outcome, ...] = ()
     applied: bool = False  # outcomes belong in the report (apply, import)
     notes: tuple[str, ...] = field(default_factory=tuple)
+    stopped: bool = False  # a signal stopped the run before every planned change was sent
 
     def exit_code(self) -> int:
         bad = any(o.status is not Status.APPLIED for o in self.outcomes)
-        return 1 if (self.plan.rejected or bad) else 0
+        return 1 if (self.plan.rejected or bad or self.stopped) else 0
 
     def outcome_counts(self) -> dict[str, int]:
         out = {s.value: 0 for s in Status}

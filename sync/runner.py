@@ -159,6 +159,7 @@ def _locked_run(app: App, mode: Mode, read: Callable[[], Desired], options: Diff
             run_id = None
             raise
         outcomes: list = []
+        notes: tuple[str, ...] = ()
         if plan.changes:
             client = client or app.chamilo()
             client.check()  # loads the WSDL and proves the key before the first write
@@ -175,7 +176,11 @@ def _locked_run(app: App, mode: Mode, read: Callable[[], Desired], options: Diff
                 store.finish_run(run_id, {**plan.counts(), "applied": len(executor.outcomes)}, 1)
                 run_id = None
                 raise
-        result = RunResult(mode.value, plan, started, now(), tuple(outcomes), applied=True)
+            if executor.stopping:
+                notes = (f"Stopped by a signal: {len(plan.changes) - len(outcomes)} planned "
+                         "changes were not sent; the next run sends them.",)
+        result = RunResult(mode.value, plan, started, now(), tuple(outcomes), applied=True,
+                           notes=notes, stopped=bool(notes))
         counts = {**plan.counts(), **result.outcome_counts()}
         store.finish_run(run_id, counts, result.exit_code())
         run_id = None
