@@ -1,17 +1,13 @@
 """`chamilo-sync schedule`: runs apply on the cron until a signal, then exits cleanly."""
 
-import os
-import signal
-import subprocess
-import sys
-import time
+import json
+import sqlite3
 
-from tests.support.cli import HEADER, REPO, person_row, run_cli, write_project
+from tests.support.cli import HEADER, person_row, run_cli, write_project
+from tests.support.cli_process import start_cli, wait_until
 
 
 def finished_runs(folder) -> int:
-    import sqlite3
-
     if not (folder / "state.db").exists():
         return 0
     db = sqlite3.connect(folder / "state.db")
@@ -33,27 +29,15 @@ def test_schedule_runs_apply_and_stops_on_sigterm(tmp_path, chamilo):
     cfg = write_project(tmp_path, HEADER + person_row("00017") + person_row("00018"),
                         chamilo={"url": chamilo.url, "client_ip": chamilo.client_ip},
                         extra='[schedule]\ncron = "0 3 * * *"\ntimezone = "Europe/Paris"\n')
-    env = dict(os.environ, TEST_CHAMILO_KEY=chamilo.security_key, PYTHONPATH=str(REPO))
-    env.pop("CHAMILO_SYNC_CONFIG", None)
-    proc = subprocess.Popen([sys.executable, "-m", "sync", "--config", str(cfg), "schedule",
-                             "--run-now"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    env = {"TEST_CHAMILO_KEY": chamilo.security_key}
+    proc = start_cli("--config", str(cfg), "schedule", "--run-now", env=env)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(chamilo.users()) < 2:
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.2)
-        assert len(chamilo.users()) == 2
-        while time.monotonic() < deadline and not finished_runs(tmp_path):
-            time.sleep(0.2)
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
+        wait_until(lambda: finished_runs(tmp_path), "the first scheduled run", timeout=60)
+        done = proc.terminate()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
-    assert "scheduled: apply at '0 3 * * *' (Europe/Paris)" in err
-    history = run_cli("--config", str(cfg), "history", "--format", "json")
-    import json
-    runs = json.loads(history.out)
+        proc.kill9()
+    assert done.code == 0, done.err
+    assert "scheduled: apply at '0 3 * * *' (Europe/Paris)" in done.err
+    assert len(chamilo.users()) == 2
+    runs = json.loads(run_cli("--config", str(cfg), "history", "--format", "json").out)
     assert runs[0]["mode"] == "apply" and runs[0]["exit_code"] == 0
