@@ -30,20 +30,26 @@ refused the run."""
 
 def _fail(exc: BaseException) -> int:
     """The one place that turns an error into a message and an exit code."""
-    from sync.logs import mask
+    from sync.logs import error_line, log_format, mask
+
+    def say(message: str, hint: str = "") -> None:
+        if log_format() == "json":
+            click.echo(error_line(message, hint), err=True)
+            return
+        lines = [f"error: {line}" for line in message.splitlines()] or ["error"]
+        if hint:
+            lines.append(f"hint: {hint}")
+        click.echo(mask("\n".join(lines)), err=True)
 
     if isinstance(exc, SyncError):
-        lines = [f"error: {line}" for line in str(exc).splitlines()] or ["error"]
-        if exc.hint:
-            lines.append(f"hint: {exc.hint}")
-        click.echo(mask("\n".join(lines)), err=True)
+        say(str(exc), exc.hint)
         return exc.exit_code
     if isinstance(exc, KeyboardInterrupt):
-        click.echo("interrupted", err=True)
+        say("interrupted")
         return 1
     log.debug("internal error", exc_info=exc)
-    click.echo(mask(f"error: internal error: {type(exc).__name__}: {exc} "
-                    "(run with -v for details; please report it)"), err=True)
+    say(f"internal error: {type(exc).__name__}: {exc} (run with -v for details; please "
+        "report it)")
     return 1
 
 
@@ -118,9 +124,32 @@ def _source_option(fn):
                         help="Only this source (repeatable); only its users can be disabled.")(fn)
 
 
+def _writable(path: str | None, option: str) -> None:
+    """Refuse an output path that cannot be written before anything runs (exit 2)."""
+    if not path:
+        return
+    from sync.errors import UsageError
+
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise UsageError(f"{option} {path}: is a folder, not a file")
+    if not folder.is_dir():
+        raise UsageError(f"{option} {path}: the folder {folder} does not exist")
+    import os
+
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise UsageError(f"{option} {path}: cannot be written (permission denied)")
+
+
 def _emit(text: str, output: str | None) -> None:
     if output:
-        Path(output).write_text(text, encoding="utf-8")
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            from sync.errors import UsageError
+
+            raise UsageError(f"--output {output}: cannot be written: {exc.strerror}") from None
     else:
         click.echo(text, nl=False)
 
@@ -147,6 +176,7 @@ def plan(obj: Ctx, sources, fmt, output) -> int:
     from sync.report_formats import render
     from sync.runner import run_plan
 
+    _writable(output, "--output")
     result = run_plan(obj.app(), sources)
     _emit(render(result, fmt), output)
     return result.exit_code()
@@ -157,7 +187,13 @@ def _report_writer(path: str | None):
 
     def write(result) -> None:
         if path:
-            Path(path).write_text(render(result, format_for_path(path)), encoding="utf-8")
+            try:
+                Path(path).write_text(render(result, format_for_path(path)), encoding="utf-8")
+            except OSError as exc:
+                from sync.errors import RunAborted
+
+                raise RunAborted(f"the run finished but its report {path} could not be "
+                                 f"written: {exc.strerror}") from None
 
     return write
 
@@ -204,6 +240,7 @@ def apply(obj: Ctx, sources, max_disable, force, report) -> int:
             limit = MaxDisable.parse(max_disable)
         except ValueError as exc:
             raise UsageError(f"--max-disable: {exc}") from None
+    _writable(report, "--report")
     write = _report_writer(report)
     result = run_apply(obj.app(), sources, max_disable=limit, force=force, on_refused=write,
                        on_batch=_progress(), executor_hook=_stop_on_signal)
@@ -224,6 +261,7 @@ def import_(obj: Ctx, file, mapping, dry_run, report) -> int:
     from sync.report_formats import render_text
     from sync.runner import run_import
 
+    _writable(report, "--report")
     result = run_import(obj.app(), file, mapping, dry_run=dry_run, on_batch=_progress())
     _report_writer(report)(result)
     click.echo(render_text(result), nl=False)

@@ -118,6 +118,9 @@ class SettingsReader:
             self.problem(f"{w}.url", f"must start with http:// or https://, got {url!r}")
         key = self.secret(t, w, "security_key", required=True)
         client_ip = self.get(t, w, "client_ip", str)  # "" = no IP (ws_auth_ip set in Chamilo)
+        if client_ip and not _is_ip(client_ip.strip()):
+            self.problem(f"{w}.client_ip", f"must be an IP address such as \"203.0.113.7\" "
+                                           f"(or \"\"), got {client_ip!r}")
         if client_ip is None and "client_ip" not in t:
             self.problem(f"{w}.client_ip", "is required: the address Chamilo sees this host as "
                                            "(\"\" if Chamilo's webservice-auth-ip.conf.php sets $ws_auth_ip)")
@@ -257,6 +260,16 @@ class SettingsReader:
             except Exception as exc:
                 self.problem(f"{w}.cron", f"not a valid five-field cron expression ({exc})")
         return ScheduleSettings(cron, tz)
+
+
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _unknown_key_text(unknown: str, allowed: set[str]) -> str:

@@ -12,6 +12,7 @@ import sys
 from datetime import datetime, timezone
 
 _SECRETS: set[str] = set()
+_FORMAT = {"format": "text"}
 _NOISY = ("zeep", "zeep.transports", "zeep.wsdl", "zeep.xsd", "urllib3", "requests", "ldap3",
           "apscheduler.executors", "sqlalchemy.engine")
 
@@ -50,7 +51,22 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
+def log_format() -> str:
+    """``text`` or ``json``: how the final error message must look too."""
+    return _FORMAT["format"]
+
+
+def error_line(message: str, hint: str = "") -> str:
+    """The message that ends a failed command, as a JSON log line (``--log-format json``)."""
+    out = {"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+           "level": "error", "logger": "sync", "message": mask(message)}
+    if hint:
+        out["hint"] = mask(hint)
+    return json.dumps(out, ensure_ascii=False)
+
+
 def setup_logging(level: str = "info", fmt: str = "text", stream=None) -> None:
+    _FORMAT["format"] = fmt
     root = logging.getLogger()
     for h in list(root.handlers):
         if getattr(h, "_chamilo_sync", False):

@@ -113,14 +113,10 @@ def render_csv(result: RunResult) -> str:
     for c in d["changes"]:
         src = c.get("source", "")
         if c["action"] == "create":
-            flat = {k: v for k, v in c["fields"].items() if k != "extra"}
-            flat.update({f"extra.{k}": v for k, v in c["fields"].get("extra", {}).items()})
-            for name, value in flat.items():
+            for name, value in _flat(c["fields"]).items():
                 w.writerow(map(_cell, ["change", "create", c["key"], src, name, "", value, "", ""]))
         elif c["action"] == "update":
-            flat = {k: v for k, v in c["changes"].items() if k != "extra"}
-            flat.update({f"extra.{k}": v for k, v in c["changes"].get("extra", {}).items()})
-            for name, ch in flat.items():
+            for name, ch in _flat(c["changes"]).items():
                 w.writerow(map(_cell, ["change", "update", c["key"], src, name, ch["old"], ch["new"], "", ""]))
         else:
             w.writerow(map(_cell, ["change", c["action"], c["key"], src, "", "", "", "", ""]))
@@ -134,6 +130,13 @@ def render_csv(result: RunResult) -> str:
     return buf.getvalue()
 
 
+def _flat(values: dict) -> dict:
+    """Fields then ``extra.<name>`` entries, from the report's nested shape."""
+    flat = {k: v for k, v in values.items() if k != "extra"}
+    flat.update({f"extra.{k}": v for k, v in values.get("extra", {}).items()})
+    return flat
+
+
 def render_html(result: RunResult) -> str:
     d = report_dict(result)
     e = html.escape
@@ -141,10 +144,11 @@ def render_html(result: RunResult) -> str:
     rows = []
     for c in d["changes"]:
         if c["action"] == "create":
-            detail = ", ".join(f"{k}={v}" for k, v in c["fields"].items() if k != "extra")
+            fields = _flat(c["fields"])
+            detail = ", ".join(f"{k}={v}" for k, v in fields.items())
         elif c["action"] == "update":
-            detail = "; ".join(f"{k}: {v.get('old')} → {v.get('new')}" for k, v in c["changes"].items()
-                               if k != "extra")
+            detail = "; ".join(f"{k}: {v.get('old')} → {v.get('new')}"
+                               for k, v in _flat(c["changes"]).items())
         else:
             detail = ""
         rows.append(f"<tr class='{e(c['action'])}'><td>{e(c['action'])}</td><td>{e(c['key'])}</td>"
@@ -156,6 +160,10 @@ def render_html(result: RunResult) -> str:
                 f"<td>{e(o['status'])}</td><td>{e(str(o['chamilo_user_id'] or ''))}</td>"
                 f"<td>{e(o['message'])}</td></tr>" for o in d.get("outcomes", [])]
     summary = " · ".join(f"{e(k)}: {v}" for k, v in s.items())
+    outcomes_table = (
+        "<h2>Outcomes</h2><table><tr><th>action</th><th>key</th><th>status</th>"
+        f"<th>Chamilo id</th><th>message</th></tr>\n{''.join(outcomes)}</table>\n"
+        if result.applied else "")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>chamilo-sync {e(d['mode'])} report</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
@@ -168,7 +176,5 @@ td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:left}}.failed,.disable
 {''.join(rows)}</table>
 <h2>Rejected rows</h2><table><tr><th>source</th><th>line / DN</th><th>key</th><th>field</th><th>reason</th></tr>
 {''.join(rejected)}</table>
-<h2>Outcomes</h2><table><tr><th>action</th><th>key</th><th>status</th><th>Chamilo id</th><th>message</th></tr>
-{''.join(outcomes)}</table>
-</body></html>
+{outcomes_table}</body></html>
 """

@@ -80,7 +80,13 @@ def run_plan(app: App, names: Sequence[str]) -> RunResult:
     desired = read_desired(bindings)
     store = app.read_only_store()
     plan = make_plan(desired, store.known(), _diff_options(app, names))
-    return RunResult(Mode.PLAN.value, plan, started, now())
+    notes: tuple[str, ...] = ()
+    try:
+        check_disable_limit(plan, GuardOptions(app.settings.safety.max_disable))
+    except SafetyStop as stop:
+        notes = (f"Warning: apply would refuse this run: {stop} {stop.hint}",)
+        log.warning("apply would refuse this plan: %s", stop)
+    return RunResult(Mode.PLAN.value, plan, started, now(), notes=notes)
 
 
 def _diff_options(app: App, names: Sequence[str]) -> DiffOptions:

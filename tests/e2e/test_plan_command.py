@@ -142,3 +142,12 @@ def test_csv_and_html_formats_escape_what_the_export_contains(tmp_path):
     assert "'=cmd" in out_csv.out and "\n=cmd" not in out_csv.out and ",=cmd" not in out_csv.out
     out_html = run_cli("--config", str(tmp_path / "chamilo-sync.toml"), "plan", "--format", "html")
     assert "&lt;b&gt;Lee&lt;/b&gt;" in out_html.out and "<b>Lee</b>" not in out_html.out
+
+
+def test_plan_warns_when_apply_would_refuse_the_disables(tmp_path):
+    shutil.copy(REPO / "state.db.example", tmp_path / "state.db")
+    write_project(tmp_path, HEADER + person_row("00017", "Ann", "Dupré"))
+    result = run_cli("--config", str(tmp_path / "chamilo-sync.toml"), "plan")
+    assert result.code == 0
+    assert "apply would refuse this run" in result.out and "--max-disable" in result.out
+    assert "apply would refuse this plan" in result.err

@@ -161,3 +161,12 @@ def test_environment_is_untouched(tmp_path):
     before = dict(os.environ)
     load_settings(write_config(tmp_path, GOOD))
     assert dict(os.environ) == before
+
+
+def test_client_ip_must_be_an_address_or_empty(tmp_path):
+    with pytest.raises(ConfigError, match="chamilo.client_ip: must be an IP address"):
+        load_settings(write_config(tmp_path, GOOD.replace('"203.0.113.7"', '"lms-host"')))
+    ok = load_settings(write_config(tmp_path, GOOD.replace('"203.0.113.7"', '""')))
+    assert ok.chamilo.client_ip == ""
+    v6 = load_settings(write_config(tmp_path, GOOD.replace('"203.0.113.7"', '"2001:db8::7"')))
+    assert v6.chamilo.client_ip == "2001:db8::7"
