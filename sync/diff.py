@@ -165,7 +165,7 @@ def _disable_keys(desired: pd.DataFrame, known: pd.DataFrame, present_keys: Iter
     marked = folded.isin(inactive)
     absent = np.zeros(len(candidates), dtype=bool)
     if options.on_missing == "disable":
-        present = pd.Index([k.casefold() for k in present_keys])
+        present = pd.Index(list(present_keys), dtype=object).str.casefold()
         active_desired = desired.index[desired[ACTIVE].to_numpy(dtype=bool)].str.casefold()
         absent = ~folded.isin(present.union(active_desired)) & ~marked
     return [str(k) for k in candidates.index[marked | absent]]

@@ -92,8 +92,7 @@ def _nest(values, typed: bool = True) -> dict:
     for name in FIELDS:
         if name in values:
             out[name] = _typed(name, values[name]) if typed else values[name]
-    extras = {k[len(EXTRA_PREFIX):]: (values[k] if not typed else values[k])
-              for k in values if k.startswith(EXTRA_PREFIX)}
+    extras = {k[len(EXTRA_PREFIX):]: values[k] for k in values if k.startswith(EXTRA_PREFIX)}
     if extras:
         out["extra"] = extras
     return out
