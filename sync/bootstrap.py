@@ -86,7 +86,8 @@ class App:
 
             self._client = SoapChamiloClient(
                 c.url, c.security_key.reveal(), c.client_ip, c.original_user_id_name,
-                timeout=c.timeout, verify_tls=c.verify_tls,
+                timeout=c.timeout, verify_tls=c.verify_tls, retries=c.retries,
+                max_retry_seconds=c.max_retry_seconds,
             )
         return self._client
 

@@ -54,6 +54,8 @@ class ChamiloSettings:
     concurrency: int = 2
     timeout: float = 60.0
     verify_tls: bool = True
+    retries: int = 3  # per call, for failures whose retry is safe (never a sent create)
+    max_retry_seconds: float = 60.0  # retries of one call stop after this long
 
 
 @dataclass(frozen=True)

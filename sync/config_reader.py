@@ -112,7 +112,8 @@ class SettingsReader:
         w = "chamilo"
         t = self.table(raw, w, {"url", "security_key", "security_key_env", "security_key_file",
                                 "client_ip", "original_user_id_name", "batch_size",
-                                "concurrency", "timeout", "verify_tls"}, w)
+                                "concurrency", "timeout", "verify_tls", "retries",
+                                "max_retry_seconds"}, w)
         url = self.get(t, w, "url", str, required=True)
         if url and not url.startswith(("http://", "https://")):
             self.problem(f"{w}.url", f"must start with http:// or https://, got {url!r}")
@@ -129,10 +130,15 @@ class SettingsReader:
         conc = self.positive(t, w, "concurrency", int, 2)
         timeout = self.positive(t, w, "timeout", float, 60.0)
         verify = self.get(t, w, "verify_tls", bool, True)
+        retries = self.get(t, w, "retries", int, 3)
+        if retries is not None and retries < 0:
+            self.problem(f"{w}.retries", f"must be 0 or more, got {retries}")
+            retries = 3
+        retry_seconds = self.positive(t, w, "max_retry_seconds", float, 60.0)
         if not (url and key) or client_ip is None:
             return None
         return ChamiloSettings(url.rstrip("?"), key, client_ip.strip(), name, batch, conc,
-                               timeout, verify)
+                               timeout, verify, retries, retry_seconds)
 
     def state(self, raw: dict) -> str:
         t = self.table(raw, "state", {"url"}, "state")

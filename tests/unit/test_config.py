@@ -170,3 +170,13 @@ def test_client_ip_must_be_an_address_or_empty(tmp_path):
     assert ok.chamilo.client_ip == ""
     v6 = load_settings(write_config(tmp_path, GOOD.replace('"203.0.113.7"', '"2001:db8::7"')))
     assert v6.chamilo.client_ip == "2001:db8::7"
+
+
+def test_retry_limits_have_defaults_and_are_checked(tmp_path):
+    s = load_settings(write_config(tmp_path, GOOD))
+    assert (s.chamilo.retries, s.chamilo.max_retry_seconds) == (3, 60.0)
+    tuned = GOOD.replace('client_ip = "203.0.113.7"', 'client_ip = "203.0.113.7"\nretries = 0\nmax_retry_seconds = 5')
+    s = load_settings(write_config(tmp_path, tuned))
+    assert (s.chamilo.retries, s.chamilo.max_retry_seconds) == (0, 5.0)
+    with pytest.raises(ConfigError, match="chamilo.retries: must be 0 or more"):
+        load_settings(write_config(tmp_path, tuned.replace("retries = 0", "retries = -1")))
