@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from sync.errors import SyncError
+from sync.outputs import check_writable, emit, report_writer
 
 log = logging.getLogger("sync")
 
@@ -124,36 +125,6 @@ def _source_option(fn):
                         help="Only this source (repeatable); only its users can be disabled.")(fn)
 
 
-def _writable(path: str | None, option: str) -> None:
-    """Refuse an output path that cannot be written before anything runs (exit 2)."""
-    if not path:
-        return
-    from sync.errors import UsageError
-
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    if target.is_dir():
-        raise UsageError(f"{option} {path}: is a folder, not a file")
-    if not folder.is_dir():
-        raise UsageError(f"{option} {path}: the folder {folder} does not exist")
-    import os
-
-    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        raise UsageError(f"{option} {path}: cannot be written (permission denied)")
-
-
-def _emit(text: str, output: str | None) -> None:
-    if output:
-        try:
-            Path(output).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            from sync.errors import UsageError
-
-            raise UsageError(f"--output {output}: cannot be written: {exc.strerror}") from None
-    else:
-        click.echo(text, nl=False)
-
-
 @main.command()
 @click.pass_obj
 @_command
@@ -176,26 +147,10 @@ def plan(obj: Ctx, sources, fmt, output) -> int:
     from sync.report_formats import render
     from sync.runner import run_plan
 
-    _writable(output, "--output")
+    check_writable(output, "--output")
     result = run_plan(obj.app(), sources)
-    _emit(render(result, fmt), output)
+    emit(render(result, fmt), output)
     return result.exit_code()
-
-
-def _report_writer(path: str | None):
-    from sync.report_formats import format_for_path, render
-
-    def write(result) -> None:
-        if path:
-            try:
-                Path(path).write_text(render(result, format_for_path(path)), encoding="utf-8")
-            except OSError as exc:
-                from sync.errors import RunAborted
-
-                raise RunAborted(f"the run finished but its report {path} could not be "
-                                 f"written: {exc.strerror}") from None
-
-    return write
 
 
 def _stop_on_signal(executor) -> None:
@@ -240,8 +195,8 @@ def apply(obj: Ctx, sources, max_disable, force, report) -> int:
             limit = MaxDisable.parse(max_disable)
         except ValueError as exc:
             raise UsageError(f"--max-disable: {exc}") from None
-    _writable(report, "--report")
-    write = _report_writer(report)
+    check_writable(report, "--report")
+    write = report_writer(report)
     result = run_apply(obj.app(), sources, max_disable=limit, force=force, on_refused=write,
                        on_batch=_progress(), executor_hook=_stop_on_signal)
     write(result)
@@ -261,9 +216,9 @@ def import_(obj: Ctx, file, mapping, dry_run, report) -> int:
     from sync.report_formats import render_text
     from sync.runner import run_import
 
-    _writable(report, "--report")
+    check_writable(report, "--report")
     result = run_import(obj.app(), file, mapping, dry_run=dry_run, on_batch=_progress())
-    _report_writer(report)(result)
+    report_writer(report)(result)
     click.echo(render_text(result), nl=False)
     return result.exit_code()
 
