@@ -48,7 +48,9 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def report_dict(result: RunResult) -> dict:
+def report_dict(result: RunResult, change_sources: bool | None = None) -> dict:
+    """SPEC §6. ``change_sources``: name each change's source (default: only when the run
+    read several sources, so a one-source report matches SPEC's example exactly)."""
     plan = result.plan
     counts = plan.counts()
     summary = {
@@ -60,13 +62,14 @@ def report_dict(result: RunResult) -> dict:
         "rejected": counts["rejected"],
         "failed": sum(1 for o in result.outcomes if o.status is Status.FAILED),
     }
+    with_source = len(plan.sources) > 1 if change_sources is None else change_sources
     out = {
         "mode": result.mode,
         "started_at": _iso(result.started_at),
         "finished_at": _iso(result.finished_at),
         "sources": [{"name": s.name, "rows": s.rows, "rejected": s.rejected} for s in plan.sources],
         "summary": summary,
-        "changes": [change_dict(c) for c in plan.changes],
+        "changes": [change_dict(c, with_source=with_source) for c in plan.changes],
         "rejected": [r.as_dict() for r in plan.rejected],
     }
     if result.applied:
@@ -74,14 +77,16 @@ def report_dict(result: RunResult) -> dict:
     return out
 
 
-def change_dict(change: Change) -> dict:
+def change_dict(change: Change, with_source: bool = False) -> dict:
+    """One entry of ``changes`` as SPEC §6 shows it. ``with_source`` (runs over several
+    sources) adds ``source``: the source the change came from."""
     out: dict = {"action": change.action.value, "key": change.key}
     if change.action is Action.CREATE:
         out["fields"] = _nest(change.fields)
     elif change.action is Action.UPDATE:
         out["changes"] = _nest({k: {"old": _typed(k, old), "new": _typed(k, new)}
                                 for k, (old, new) in change.changes.items()}, typed=False)
-    if change.source is not None:
+    if with_source and change.source is not None:
         out["source"] = change.source
     return out
 

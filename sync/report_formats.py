@@ -68,7 +68,7 @@ def _show(value) -> str:
 
 
 def render_text(result: RunResult) -> str:
-    d = report_dict(result)
+    d = report_dict(result, change_sources=True)
     out = io.StringIO()
     title = {"plan": "Plan (dry run: nothing was changed)"}.get(d["mode"], f"Run: {d['mode']}")
     out.write(f"{title}, {d['started_at']}\n")
@@ -106,7 +106,7 @@ def _cell(value) -> str:
 def render_csv(result: RunResult) -> str:
     """One row per change, rejected row and outcome: kind, action, key, source, field, old,
     new, status, detail."""
-    d = report_dict(result)
+    d = report_dict(result, change_sources=True)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(["kind", "action", "key", "source", "field", "old", "new", "status", "detail"])
@@ -138,7 +138,7 @@ def _flat(values: dict) -> dict:
 
 
 def render_html(result: RunResult) -> str:
-    d = report_dict(result)
+    d = report_dict(result, change_sources=True)
     e = html.escape
     s = d["summary"]
     rows = []

@@ -132,7 +132,10 @@ def test_plan_against_an_existing_store_shows_updates_and_disables(tmp_path):
     assert result.code == 0, result.err
     actions = {(c["action"], c["key"]) for c in report["changes"]}
     assert {("disable", k) for k in keys[-2:] if k != "00024"} <= actions
+    # one source: entries are exactly SPEC §6's shape (no extra keys)
+    assert {"action": "disable", "key": keys[-1]} in report["changes"] or keys[-1] == "00024"
     update = next(c for c in report["changes"] if c["action"] == "update")
+    assert set(update) == {"action", "key", "changes"}
     assert update["changes"] == {"email": {"old": "ann.dupre@school.example", "new": "ann.new@school.example"}}
 
 
