@@ -172,12 +172,11 @@ def _disable_keys(desired: pd.DataFrame, known: pd.DataFrame, present_keys: Iter
 
 
 def _managed_active(known: pd.DataFrame, options: DiffOptions) -> int:
+    """Active users owned by any source: the base of a ``max_disable`` share (SPEC §7), the
+    same whether or not ``--source`` limits the run."""
     if known.empty:
         return 0
-    managed = known[SOURCE].notna()
-    if options.scope is not None:
-        managed &= known[SOURCE].isin(list(options.scope))
-    return int((managed & known[ACTIVE].astype(bool)).sum())
+    return int((known[SOURCE].notna() & known[ACTIVE].astype(bool)).sum())
 
 
 def _owner(owner: pd.Series, key) -> str | None:

@@ -110,7 +110,7 @@ def test_keys_that_differ_only_by_case_are_the_same_user():
     assert plan.changes == ()
 
 
-def test_managed_active_counts_only_active_users_owned_by_a_source_in_scope():
+def test_managed_active_counts_only_active_users_owned_by_a_source():
     known = known_frame(make_person("A"), make_person("B", **{ACTIVE: False}),
                         make_person("C", _source=None))
     plan = plan_changes(desired_frame(make_person("A")), known, {"A"})
@@ -122,3 +122,10 @@ def test_extra_fields_are_diffed_like_fields():
     desired = make_person("P001", **{"extra.department": "Arts"})
     [change] = plan_changes(desired_frame(desired), known_frame(known), {"P001"}).changes
     assert change.changes == {"extra.department": ("Sciences", "Arts")}
+
+
+def test_managed_active_counts_every_sources_users_even_when_a_run_is_limited():
+    known = known_frame(make_person("A", _source="sis"), make_person("S", _source="staff"))
+    plan = plan_changes(desired_frame(make_person("A")), known, {"A"},
+                        DiffOptions(scope=frozenset({"sis"})))
+    assert plan.managed_active == 2
