@@ -82,7 +82,7 @@ def plan_changes(
         unchanged=unchanged,
         rejected=tuple(rejected),
         sources=tuple(sources),
-        managed_active=_managed_active(known, options),
+        managed_active=_managed_active(known),
     )
 
 
@@ -171,7 +171,7 @@ def _disable_keys(desired: pd.DataFrame, known: pd.DataFrame, present_keys: Iter
     return [str(k) for k in candidates.index[marked | absent]]
 
 
-def _managed_active(known: pd.DataFrame, options: DiffOptions) -> int:
+def _managed_active(known: pd.DataFrame) -> int:
     """Active users owned by any source: the base of a ``max_disable`` share (SPEC §7), the
     same whether or not ``--source`` limits the run."""
     if known.empty:
