@@ -105,8 +105,26 @@ class SettingsReader:
         safety = self.safety(raw)
         schedule = self.schedule(raw)
         if self.problems:
-            raise ConfigError(self.problems)
+            raise ConfigError(self.problems + self._mapping_problems(raw))
         return Settings(self.path, chamilo, state_url, sources, safety, schedule)
+
+    def _mapping_problems(self, raw: dict) -> list[str]:
+        """When the config is wrong anyway, the problems of its mapping files too, so that one
+        run shows everything to fix (a correct config has its mappings checked when used)."""
+        from sync.mapping_file import load_mapping
+
+        problems: list[str] = []
+        items = raw.get("source", [])
+        for item in items if isinstance(items, list) else []:
+            mapping = item.get("mapping") if isinstance(item, dict) else None
+            path = self.local_path(mapping) if isinstance(mapping, str) else None
+            if path is None or not path.is_file():
+                continue
+            try:
+                load_mapping(path)
+            except ConfigError as exc:
+                problems += [p for p in exc.problems if p not in problems]
+        return problems
 
     def chamilo(self, raw: dict) -> ChamiloSettings | None:
         w = "chamilo"

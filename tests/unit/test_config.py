@@ -82,7 +82,8 @@ def test_reports_every_problem_at_once_with_file_and_key(tmp_path):
     assert "chamilo.batch_size" in text
     assert "source[0].type" in text
     assert "safety.max_disable" in text and "safety.on_missing" in text
-    assert all(p.startswith(str(tmp_path / "chamilo-sync.toml")) for p in problems)
+    assert all(p.startswith((str(tmp_path / "chamilo-sync.toml"), str(tmp_path.resolve() / "people.toml")))
+               for p in problems)
     assert err.value.exit_code == 2
 
 
@@ -180,3 +181,13 @@ def test_retry_limits_have_defaults_and_are_checked(tmp_path):
     assert (s.chamilo.retries, s.chamilo.max_retry_seconds) == (0, 5.0)
     with pytest.raises(ConfigError, match="chamilo.retries: must be 0 or more"):
         load_settings(write_config(tmp_path, tuned.replace("retries = 0", "retries = -1")))
+
+
+def test_a_broken_config_also_lists_the_problems_of_its_mapping_files(tmp_path):
+    path = write_config(tmp_path, GOOD.replace('client_ip = "203.0.113.7"', ""))
+    (tmp_path / "people.toml").write_text("[key]\ncolumn='id'\n[fields]\nusername = { column = 'u' }\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(path)
+    text = "\n".join(err.value.problems)
+    assert "chamilo.client_ip" in text
+    assert "people.toml: fields.username" in text
