@@ -34,15 +34,13 @@ from dataclasses import dataclass
 from sync import failpoints
 from sync.errors import ChamiloError, KeyRefused, RunAborted, SyncError, TransientError
 from sync.model import Action, Change, ItemResult, Outcome, Plan, Status, UserPayload
-from sync.outcomes import Interpreter
+from sync.outcomes import Interpreter, Settled
 from sync.payloads import payload_for
 from sync.planner import Batch, batches
 from sync.ports import ChamiloClient
 
 log = logging.getLogger(__name__)
 
-#: What the executor hands back per user: the outcome to report and the pair to record.
-Settled = tuple[Outcome, tuple[Change, Outcome] | None]
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from sync.errors import ChamiloError, KeyRefused, SyncError, TransientError
 from sync.mapping_spec import check_columns
-from sync.model import ACTIVE, LOCATOR, ROW_ERROR, Action, Change, Mode, Outcome, Status
+from sync.model import ACTIVE, Action, Change, Mode, Outcome, Status
 from sync.report import RunResult, now
 from sync.runner import make_plan, read_desired, _diff_options
 
@@ -86,8 +86,7 @@ def run_check(app: App, say) -> int:
                 say(f"source {b.name}: ok, {b.source.count()} entries")
             else:
                 data = b.source.read()
-                check_columns(b.spec, [c for c in data.frame.columns
-                                       if c not in (LOCATOR, ROW_ERROR)], data.origin)
+                check_columns(b.spec, list(data.frame.columns), data.origin)
                 say(f"source {b.name}: ok, {len(data.frame)} rows; mapping {b.spec.path}: ok")
         except SyncError as exc:
             failures += 1

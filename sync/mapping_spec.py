@@ -121,9 +121,11 @@ class MappingSpec:
 
 
 def check_columns(spec: MappingSpec, columns: Sequence[str], origin: str) -> None:
-    """Raise ``ConfigError`` naming every column the spec reads that ``columns`` lacks."""
-    have = set(columns)
-    shown = ", ".join(str(c) for c in columns if c not in (LOCATOR, ROW_ERROR))
+    """Raise ``ConfigError`` naming every column the spec reads that ``columns`` lacks (the
+    tool's own meta columns never count as the file's)."""
+    have = [c for c in columns if c not in (LOCATOR, ROW_ERROR)]
+    shown = ", ".join(str(c) for c in have)
+    have = set(have)
     problems = [
         f"{spec.path}: {where}: column {col!r} is not in {origin} (columns: {shown})"
         for where, col in spec.references()

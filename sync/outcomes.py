@@ -28,6 +28,7 @@ from sync.ports import ChamiloClient
 
 log = logging.getLogger(__name__)
 
+#: Per user: the outcome to report, and the (change, outcome) pair to record (or None).
 Settled = tuple[Outcome, tuple[Change, Outcome] | None]
 
 

@@ -19,8 +19,8 @@ from sync.errors import ConfigError, SafetyStop
 from sync.executor import ExecOptions, Executor
 from sync.guards import GuardOptions, MaxDisable, check_disable_limit, without_disables_on_first_run
 from sync.mapping import map_source
-from sync.mapping_spec import MappingSpec, check_columns
-from sync.model import LOCATOR, ROW_ERROR, SOURCE, Mode, Plan, SourceSummary
+from sync.mapping_spec import MappingSpec
+from sync.model import SOURCE, Mode, Plan, SourceSummary
 from sync.outcomes import Interpreter
 from sync.ports import Source
 from sync.report import RunResult, now
@@ -53,11 +53,7 @@ class Desired:
 def read_desired(bindings: Sequence[SourceBinding]) -> Desired:
     mapped = []
     for b in bindings:
-        data = b.source.read()
-        if data.kind == "csv":
-            check_columns(b.spec, [c for c in data.frame.columns
-                                   if c not in (LOCATOR, ROW_ERROR)], data.origin)
-        m = map_source(b.spec, data)
+        m = map_source(b.spec, b.source.read())  # checks a CSV's columns against the spec
         log.info("source %s: %d rows read, %d rejected", b.name, m.rows, len(m.rejected))
         mapped.append(m)
     combined = combine(mapped)
